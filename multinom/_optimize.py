@@ -50,8 +50,6 @@ __all__ = ["OptimResult", "fit_coefficients"]
 
 #: "auto" uses Newton polish only while the information matrix stays below this.
 NEWTON_MAX_BYTES = 2 * 2**30
-#: "auto" goes straight to Newton (no L-BFGS warm start) for this many coefficients or fewer.
-NEWTON_DIRECT_MAX_COEF = 800
 
 
 @dataclass
@@ -92,6 +90,85 @@ class OptimResult:
     message: str
     seconds: float = 0.0
     history: list = field(default_factory=list)
+
+
+class ColumnTransform:
+    """An exact, sparsity-preserving reparametrisation ``Z' = Z T`` that centres and scales.
+
+    A numeric column ``z_k`` whose non-zeros all lie where an indicator column
+    ``z_a`` (the intercept, a dummy, a product of dummies) is 1 -- its
+    *parent* -- is replaced by ``(z_k - mu_k z_a) / s_k``, with ``mu_k`` and
+    ``s_k`` the weighted mean and standard deviation of ``z_k`` where the
+    parent is 1. ``date`` is centred against the intercept,
+    ``country:date`` within its country: the support, hence the sparsity, is
+    unchanged, and the near-collinearity of an uncentred date with the
+    intercept (condition numbers of 1e10 and more) disappears. Columns
+    without a parent are only scaled. ``eta = Z B^T = Z' B'^T`` with
+    ``B = B' T^T``, so the optimum maps back exactly.
+    """
+
+    def __init__(self, Z, m):
+        p = Z.shape[1]
+        rows = np.flatnonzero(m > 0)
+        Zu = Z[rows]
+        wu = m[rows]
+        Zc = sp.csc_matrix(Zu)
+        T = sp.lil_matrix((p, p))
+        nnz = np.diff(Zc.indptr)
+        is_ind = np.zeros(p, dtype=bool)
+        for k in range(p):
+            v = Zc.data[Zc.indptr[k]:Zc.indptr[k + 1]]
+            is_ind[k] = nnz[k] > 0 and np.all(v == 1.0)
+        pattern = Zc.copy()
+        pattern.data = np.ones_like(pattern.data)
+        overlap = (pattern.T @ pattern).tocsc()  # |S_a ∩ S_k|
+        for k in range(p):
+            lo, hi = Zc.indptr[k], Zc.indptr[k + 1]
+            if hi == lo:
+                T[k, k] = 1.0
+                continue
+            idx, v = Zc.indices[lo:hi], Zc.data[lo:hi]
+            ww = wu[idx]
+            if is_ind[k]:
+                T[k, k] = 1.0
+                continue
+            # parent: the indicator with the smallest support containing S_k
+            col = overlap[:, k]
+            cand = col.indices[(col.data == nnz[k]) & is_ind[col.indices]]
+            parent = cand[np.argmin(nnz[cand])] if len(cand) else -1
+            if parent >= 0:
+                pidx = Zc.indices[Zc.indptr[parent]:Zc.indptr[parent + 1]]
+                wsum = wu[pidx].sum()
+                mu = float(np.sum(ww * v) / wsum) if wsum > 0 else 0.0
+                var = (np.sum(ww * (v - mu) ** 2) + (wsum - ww.sum()) * mu * mu) / wsum if wsum > 0 else 0.0
+            else:
+                mu = 0.0
+                tot = ww.sum()
+                var = float(np.sum(ww * v * v) / tot) if tot > 0 else 0.0
+            s = math.sqrt(var) if var > 0 else 1.0
+            T[k, k] = 1.0 / s
+            if parent >= 0:
+                T[parent, k] = -mu / s
+        self.T = T.tocsc()
+        self.identity = bool(np.all(self.T.diagonal() == 1.0) and self.T.nnz == p)
+
+    def transform_Z(self, Z):
+        if self.identity:
+            return Z
+        out = Z @ self.T
+        return out.tocsr() if sp.issparse(out) else np.asarray(out)
+
+    def to_original(self, Bt):
+        """``B = B' T^T``."""
+        return np.asarray((self.T @ Bt.T).T)
+
+    def to_transformed(self, B):
+        """``B' = B T^{-T}``."""
+        if self.identity:
+            return B
+        from scipy.sparse.linalg import spsolve
+        sol = spsolve(self.T.tocsc(), B.T)
+        return np.asarray(sol).reshape(B.shape[1], B.shape[0]).T if B.shape[0] > 1 else np.asarray(sol).reshape(1, -1)
 
 
 class _Problem:
@@ -177,12 +254,21 @@ def _lbfgs(prob: _Problem, B0, maxiter, ftol, gtol, trace):
 # --------------------------------------------------------------------------- #
 # Newton
 # --------------------------------------------------------------------------- #
-def _newton_direction(H, g):
-    """Solve ``H d = -g`` by a Jacobi-scaled Cholesky; damp when not positive definite."""
+def _newton_direction(H, g, mu0=0.0):
+    """Solve ``H d = -g`` by a Jacobi-scaled Cholesky; damp when not positive definite.
+
+    A sparse ``H`` (factor-heavy designs) is solved by a sparse LU with a
+    fill-reducing ordering, checked by its residual; dense Cholesky otherwise.
+    """
+    if sp.issparse(H):
+        step = _sparse_solve(H, g, mu0)
+        if step is not None:
+            return step, mu0
+        H = H.toarray()
     d = np.sqrt(np.maximum(np.diag(H), 1e-300))
     Hs = H / d[:, None] / d[None, :]
     gs = g / d
-    mu = 0.0
+    mu = mu0
     for _ in range(12):
         try:
             A = Hs if mu == 0.0 else Hs + mu * np.eye(len(gs))
@@ -196,6 +282,28 @@ def _newton_direction(H, g):
     return -g / d**2, math.inf  # diagonal step as a last resort
 
 
+def _sparse_solve(H, g, mu=0.0):
+    from scipy.sparse.linalg import splu
+    d = np.sqrt(np.maximum(H.diagonal(), 1e-300))
+    Dinv = sp.diags(1.0 / d)
+    Hs = (Dinv @ H @ Dinv).tocsc()
+    if mu:
+        Hs = (Hs + mu * sp.identity(Hs.shape[0], format="csc")).tocsc()
+    try:
+        lu = splu(Hs, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options={"SymmetricMode": True})
+        x = -lu.solve(g / d)
+        for _ in range(2):  # iterative refinement
+            r = -(g / d) - Hs @ x
+            x = x + lu.solve(r)
+    except (RuntimeError, ValueError):
+        return None
+    res = np.linalg.norm(Hs @ x + g / d)
+    if not np.all(np.isfinite(x)) or res > 1e-8 * max(np.linalg.norm(g / d), 1e-300) or float(-(g / d) @ x) <= 0:
+        return None
+    return x / d
+
+
 def _newton(prob: _Problem, B, f, G, P, maxiter, tol, trace, history):
     J, p = B.shape
     n_steps = 0
@@ -203,11 +311,13 @@ def _newton(prob: _Problem, B, f, G, P, maxiter, tol, trace, history):
     crit = math.inf
     last_dir = np.zeros_like(B)
     scale_f = max(abs(f), 1e-300)
+    damping = 0.0  # Levenberg-Marquardt damping, raised after poor steps
     for _ in range(int(maxiter)):
-        H = information_matrix(P[:, 1:], prob.Z, prob.m, decay=prob.decay)
+        H = information_matrix(P[:, 1:], prob.Z, prob.m, decay=prob.decay,
+                               sparse_output=sp.issparse(prob.Z))
         g = G.ravel()
-        step, mu = _newton_direction(H, g)
-        dec = float(-g @ step)  # Newton decrement lambda^2
+        step, mu = _newton_direction(H, g, damping)
+        dec = float(-g @ step)  # Newton decrement lambda^2 (damped: a lower bound)
         last_dir = step.reshape(J, p)
         scale_f = max(abs(f), 1e-300)
         crit = 0.5 * dec / scale_f
@@ -232,18 +342,25 @@ def _newton(prob: _Problem, B, f, G, P, maxiter, tol, trace, history):
                 else:
                     break
         n_steps += 1
+        if f_new is None or alpha < 0.25:
+            damping = max(10.0 * damping, 1e-3) if damping < 1e6 else damping
+        elif alpha >= 1.0:
+            damping = 0.0 if damping < 1e-6 else damping / 10.0
         history.append({"f": f, "decrement": dec, "alpha": alpha if f_new is not None else 0.0,
                         "damping": mu})
         if trace:
             print(f"  Newton step {n_steps}: f = {f:.10g}, decrement/2|f| = {crit:.3g}, "
                   f"step = {alpha if f_new is not None else 0:g}")
         if f_new is None:
-            # no decrease possible: at the floor of floating-point resolution?
-            converged = crit <= max(tol, 1e-12) or crit <= 1e-9
+            if crit <= max(tol, 1e-9):
+                converged = True  # at the floor of floating-point resolution
+                break
+            if damping < 1e6:
+                continue  # retry with more damping
             break
         B = B_new
         f, G, P = prob.fg(B)
-        if crit <= tol:
+        if crit <= tol and mu == 0.0:
             converged = True
             break
     return B, f, G, P, n_steps, converged, crit, last_dir
@@ -270,8 +387,6 @@ def choose_method(method: str, n_coef: int) -> str:
         return method
     if information_nbytes(n_coef) > NEWTON_MAX_BYTES:
         return "lbfgs"
-    if n_coef <= NEWTON_DIRECT_MAX_COEF:
-        return "newton"
     return "lbfgs+newton"
 
 
@@ -298,11 +413,21 @@ def fit_coefficients(Z, Y, offset=None, *, decay=0.0, start=None, method="auto",
         Print progress.
     """
     t0 = time.perf_counter()
-    prob = _Problem(Z, Y, offset, decay)
-    J, p = prob.J, prob.p
-    B0 = np.zeros((J, p)) if start is None else np.array(start, dtype=float).reshape(J, p)
-    if start is None and offset is None:
-        _start_intercepts(B0, Z, Y)
+    J, p = Y.shape[1] - 1, Z.shape[1]
+    m = Y.sum(axis=1)
+    # an exact reparametrisation that centres and scales columns (not with a
+    # penalty, which is defined on the original coefficients)
+    ct = ColumnTransform(Z, m) if decay == 0 and p > 0 else None
+    Zt = ct.transform_Z(Z) if ct is not None else Z
+    prob = _Problem(Zt, Y, offset, decay)
+    if start is None:
+        B0 = np.zeros((J, p))
+        if offset is None:
+            _start_intercepts(B0, Zt, Y)
+    else:
+        B0 = np.array(start, dtype=float).reshape(J, p)
+        if ct is not None:
+            B0 = ct.to_transformed(B0)
     resolved = choose_method(method, J * p)
     history: list = []
     f, G, P = prob.fg(B0)
@@ -313,9 +438,9 @@ def fit_coefficients(Z, Y, offset=None, *, decay=0.0, start=None, method="auto",
     direction = None
     if resolved in ("lbfgs", "lbfgs+newton") and p > 0:
         warm = resolved == "lbfgs+newton"
-        ftol = 1e-9 if warm else max(tol * 1e-3, 1e-16)
-        gtol = 1e-6 if warm else 1e-10
-        iters = min(maxit, 3000) if warm else maxit
+        ftol = 1e-7 if warm else max(tol * 1e-3, 1e-16)
+        gtol = 1e-5 if warm else 1e-10
+        iters = min(maxit, 300) if warm else maxit
         B, f, G, P, n_lbfgs, approx_dec, res = _lbfgs(prob, B, iters, ftol, gtol, trace)
         crit = 0.5 * approx_dec / max(abs(f), 1e-300)
         if not warm:
@@ -325,9 +450,11 @@ def fit_coefficients(Z, Y, offset=None, *, decay=0.0, start=None, method="auto",
             prob, B, f, G, P, min(maxit, 200), tol, trace, history)
     if p == 0:
         converged, crit = True, 0.0
-    diverging = _diverging(direction, Z, prob.m, converged)
+    diverging = _diverging(direction, Zt, m, converged)
     if diverging is None:
         diverging = np.zeros((J, p), dtype=bool)
+    if ct is not None:
+        B = ct.to_original(B)
     msg = "converged" if converged else "maximum number of iterations reached before convergence"
     return OptimResult(B=B, f=f, P=P, converged=converged, n_iter=n_lbfgs + n_newton,
                        n_lbfgs=n_lbfgs, n_newton=n_newton, criterion=crit, method=resolved,

@@ -62,7 +62,7 @@ def _as_2d_probs(probs) -> np.ndarray:
 
 
 def information_matrix(probs, Z, row_totals, *, decay: float = 0.0, method: str = "auto",
-                       chunk_rows: int | None = None) -> np.ndarray:
+                       chunk_rows: int | None = None, sparse_output: bool = False):
     """Fisher information ``sum_i w_i (diag(p_i) - p_i p_i^T) ⊗ z_i z_i^T``.
 
     Parameters
@@ -85,6 +85,9 @@ def information_matrix(probs, Z, row_totals, *, decay: float = 0.0, method: str 
     chunk_rows : int, optional
         Rows per chunk (default: chosen so that a chunk takes at most about as
         much memory as the result, and at least 64 MiB).
+    sparse_output : bool, default False
+        Return a scipy.sparse CSR matrix when the sparse path is taken (used by
+        the Newton solver for factor-heavy designs).
 
     Returns
     -------
@@ -118,12 +121,15 @@ def information_matrix(probs, Z, row_totals, *, decay: float = 0.0, method: str 
         method = "sparse" if _sparse_is_cheaper(Z, J) else "dense"
     if method == "sparse":
         Zs = sp.csr_matrix(Z)
-        H = _information_sparse(P, Zs, w, chunk_rows)
+        H = _information_sparse(P, Zs, w, chunk_rows, sparse_output)
     else:
         Zd = Z.toarray() if sp.issparse(Z) else np.asarray(Z, dtype=float)
         H = _information_dense(P, Zd, w, chunk_rows)
     if decay:
-        H[np.diag_indices_from(H)] += 2.0 * decay
+        if sp.issparse(H):
+            H = (H + 2.0 * decay * sp.identity(H.shape[0], format="csr")).tocsr()
+        else:
+            H[np.diag_indices_from(H)] += 2.0 * decay
     return H
 
 
@@ -202,7 +208,8 @@ def _row_pairs(Z: sp.csr_matrix):
     return row_of[first][keep], a[keep], b[keep], (vals[first] * vals[second])[keep]
 
 
-def _information_sparse(P: np.ndarray, Z: sp.csr_matrix, w: np.ndarray, chunk_rows) -> np.ndarray:
+def _information_sparse(P: np.ndarray, Z: sp.csr_matrix, w: np.ndarray, chunk_rows,
+                        sparse_output: bool = False):
     n, J = P.shape
     p = Z.shape[1]
     Z = Z.copy()
@@ -234,11 +241,19 @@ def _information_sparse(P: np.ndarray, Z: sp.csr_matrix, w: np.ndarray, chunk_ro
     a = (keys // p).astype(np.int64)
     b = (keys % p).astype(np.int64)
     N = J * p
-    H = np.zeros((N, N))
     ra = jj[None, :] * p + a[:, None]
     cb = ll[None, :] * p + b[:, None]
     rb = jj[None, :] * p + b[:, None]
     ca = ll[None, :] * p + a[:, None]
+    if sparse_output:
+        rows = np.concatenate([ra.ravel(), rb.ravel(), cb.ravel(), ca.ravel()])
+        cols = np.concatenate([cb.ravel(), ca.ravel(), ra.ravel(), rb.ravel()])
+        vals = np.concatenate([G.ravel()] * 4)
+        # each distinct entry appears up to four times: keep one copy of each
+        key = rows.astype(np.int64) * N + cols
+        _, first = np.unique(key, return_index=True)
+        return sp.csr_matrix((vals[first], (rows[first], cols[first])), shape=(N, N))
+    H = np.zeros((N, N))
     H[ra, cb] = G
     H[rb, ca] = G
     H[cb, ra] = G
