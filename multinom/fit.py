@@ -57,6 +57,9 @@ class MultinomFit:
         Log-likelihood ``sum_i sum_k Y_ik log p_ik`` and ``-2 loglik``, as nnet
         (for a count matrix there is no saturated-model term). With ``decay``,
         ``loglik`` is the unpenalised log-likelihood at the penalised optimum.
+    penalty : float
+        ``decay * sum(beta**2)`` at the optimum (0 without decay). nnet's
+        ``deviance`` (and so its AIC) includes ``2 * penalty``; ours does not.
     edf : int
         Number of estimated (non-aliased) coefficients.
     aic, bic : float
@@ -113,6 +116,7 @@ class MultinomFit:
         mask = design.Y != 0
         self.loglik = float(np.sum(design.Y[mask] * logp[mask]))
         self.deviance = -2.0 * self.loglik
+        self.penalty = self.decay * float(np.sum(B * B))
         self.edf = int(J * keep.sum())
         self.nobs = float(Yr.sum())
         self.aic = self.deviance + 2.0 * self.edf

@@ -172,11 +172,27 @@ def _information_dense(P: np.ndarray, Z: np.ndarray, w: np.ndarray, chunk_rows) 
         WP = wc[:, None] * Pc  # (r, J)
         for j in range(J):  # J weighted cross-products (a loop over levels, not rows)
             D[j] += Zc.T @ (Zc * WP[:, j:j + 1])
-    # H holds -U^T U in its upper triangle; mirror it and add the diagonal blocks
-    H = np.triu(H) + np.triu(H, 1).T
+    # H holds -U^T U in its upper triangle; mirror it in place, add the diagonal blocks
+    _mirror_upper(H)
     for j in range(J):
         H[j * p:(j + 1) * p, j * p:(j + 1) * p] += D[j]
-    return np.ascontiguousarray(H)
+    return H.T  # symmetric: the transpose of the Fortran array is a C-contiguous view
+
+
+def _mirror_upper(A: np.ndarray, block: int = 512) -> None:
+    """Copy the upper triangle of square ``A`` into its lower triangle, in place.
+
+    Works block-column by block-column so that the temporary is one block
+    (a loop over blocks of columns, not over rows).
+    """
+    N = A.shape[0]
+    for j in range(0, N, block):
+        e = min(j + block, N)
+        diag = A[j:e, j:e]
+        iu = np.triu_indices(e - j, 1)
+        diag[iu[1], iu[0]] = diag[iu]
+        if e < N:
+            A[e:, j:e] = A[j:e, e:].T
 
 
 def _pair_pattern(Z: sp.csr_matrix):
@@ -279,8 +295,9 @@ def cholesky_inverse(H: np.ndarray):
     if not np.all(np.isfinite(H)) or np.any(d <= 0):
         return None
     s = 1.0 / np.sqrt(d)
-    Hs = H * s[:, None] * s[None, :]
-    c, info = lapack.dpotrf(Hs, lower=0, clean=1, overwrite_a=1)
+    Hs = np.asfortranarray(H * s[:, None])  # the only full-size copy
+    Hs *= s[None, :]
+    c, info = lapack.dpotrf(Hs, lower=0, clean=0, overwrite_a=1)
     if info != 0:
         return None
     # reject numerically singular matrices (rcond ~ machine precision)
@@ -290,8 +307,10 @@ def cholesky_inverse(H: np.ndarray):
     inv, info = lapack.dpotri(c, lower=0, overwrite_c=1)
     if info != 0:
         return None
-    inv = np.triu(inv) + np.triu(inv, 1).T
-    return inv * s[:, None] * s[None, :]
+    _mirror_upper(inv)
+    inv *= s[:, None]
+    inv *= s[None, :]
+    return inv.T if inv.flags.f_contiguous else inv
 
 
 def check_memory(n_coef: int, limit_bytes: int | None = None) -> None:
