@@ -14,10 +14,13 @@ from .exceptions import (ConvergenceWarning, DataError, EmptyLevelWarning, Formu
 from .fit import MultinomFit
 from .information import information_matrix
 from .model import multinom
+from .inference import anova, level_contrasts, wald_test
+from . import covariance, inference  # noqa: F401  (submodules: robust vcov, tests)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "anova", "wald_test", "level_contrasts",
     "multinom", "MultinomFit", "information_matrix", "load_dataset",
     "MultinomError", "FormulaError", "DataError", "MissingColumnError", "UnseenLevelError",
     "ConvergenceWarning", "SeparationWarning", "RankDeficientWarning", "EmptyLevelWarning",

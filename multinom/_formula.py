@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .exceptions import FormulaError
 
-__all__ = ["ParsedFormula", "parse_formula"]
+__all__ = ["ParsedFormula", "parse_formula", "rhs_identifiers"]
 
 _NAME = r"(?:`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*)"
 
@@ -107,6 +107,9 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise FormulaError(f"a count-matrix response needs at least two columns, got {names}")
     if count_matrix and len(set(names)) != len(names):
         raise FormulaError(f"count-matrix response {lhs!r} names a column twice")
+    if re.search(r"(?<![\w.`])\.(?![\w.`])", _STRING.sub('""', rhs)):
+        raise FormulaError(f"'.' (all other columns) in formula {formula!r} is not supported; "
+                           "list the predictors, e.g. ' + '.join(columns)")
     if re.search(r"(^|[^A-Za-z0-9_.])offset\s*\(", rhs):
         raise FormulaError("offset(...) terms are not supported in the formula; pass offset= instead")
     return ParsedFormula(formula=formula, response=tuple(names), is_count_matrix=count_matrix, rhs=rhs)
@@ -115,3 +118,38 @@ def parse_formula(formula: str) -> ParsedFormula:
 def _is_plain(name: str) -> bool:
     # any name without operators or parentheses (backticked names may hold spaces)
     return not re.search(r"[()~+*/^:,]", name)
+
+
+_STRING = re.compile(r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
+_TOKEN = re.compile(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)")
+
+
+def rhs_identifiers(rhs: str) -> tuple[list, list]:
+    """Names used as variables and as functions in a right-hand side.
+
+    A light tokeniser, used to report unknown functions and to find the columns
+    read by formulaic's stateful transforms (``poly(x, 2)``, ``scale(x)``),
+    which formulaic's ``required_variables`` leaves out. String literals and
+    keyword-argument names (``df=`` in ``ns(x, df=3)``) are skipped.
+
+    Returns
+    -------
+    variables : list of str
+        Names not followed by ``(`` (candidates for data columns).
+    functions : list of str
+        Names followed by ``(``.
+    """
+    text = _STRING.sub('""', rhs)
+    variables, functions = [], []
+    for m in _TOKEN.finditer(text):
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        if m.group(2) is not None and re.fullmatch(r"\.?[0-9].*", name):
+            continue  # a number such as 2 or .5
+        rest = text[m.end():].lstrip()
+        if m.group(2) is not None and rest.startswith("("):
+            functions.append(name)
+        elif m.group(2) is not None and rest.startswith("=") and not rest.startswith("=="):
+            continue  # keyword argument
+        else:
+            variables.append(name)
+    return list(dict.fromkeys(variables)), list(dict.fromkeys(functions))

@@ -34,7 +34,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["linear_predictor", "log_softmax", "probabilities", "objective", "gradient_rows"]
+__all__ = ["linear_predictor", "log_softmax", "probabilities", "objective", "objective_censored",
+           "censored_posterior", "gradient_rows"]
 
 
 def linear_predictor(Z, B: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
@@ -97,6 +98,55 @@ def objective(B: np.ndarray, Z, Y: np.ndarray, offset, decay: float = 0.0):
         f += decay * float(np.sum(B * B))
         G = G + 2.0 * decay * B
     return f, G, P
+
+
+def censored_posterior(logp: np.ndarray, Y: np.ndarray):
+    """For censored responses: ``log sum_{k in S_i} p_ik`` and ``q_i``.
+
+    ``S_i = {k : Y_ik > 0}`` is the set of possible classes of row ``i``;
+    ``q_ik = p_ik / sum_{l in S_i} p_il`` on ``S_i`` and 0 elsewhere (the
+    probability of each possible class given that the class is in ``S_i``).
+    """
+    masked = np.where(Y > 0, logp, -np.inf)
+    shift = masked.max(axis=1, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    ls = shift[:, 0] + np.log(np.exp(masked - shift).sum(axis=1))
+    Q = np.exp(masked - ls[:, None])
+    return ls, Q
+
+
+def objective_censored(B: np.ndarray, Z, Y: np.ndarray, offset, decay: float = 0.0):
+    """Penalised negative log-likelihood of *censored* responses and its gradient.
+
+    nnet's ``censored = TRUE``: row ``i`` says only that its class lies in
+    ``S_i`` (the columns where ``Y_i`` is positive; ``w_i = max_k Y_ik`` is its
+    weight). The log-likelihood is ``sum_i w_i log sum_{k in S_i} p_ik``;
+    with ``q_i`` from :func:`censored_posterior` its gradient with respect to
+    ``eta_ij`` is ``w_i (q_ij - p_ij)``, so
+
+    .. math::  \\nabla_B f = (w \\odot (P - Q))_{\\cdot,1:}^T Z + 2 \\lambda B .
+
+    The observed information is
+    ``sum_i w_i [(diag(p_i) - p_i p_i^T) - (diag(q_i) - q_i q_i^T)] ⊗ z_i z_i^T``:
+    the difference of two standard informations. The objective is not convex
+    in general.
+
+    Returns ``f``, the gradient ``(J, p)``, ``P`` ``(n, K)`` and ``Q`` ``(n, K)``.
+    """
+    logp = log_softmax(linear_predictor(Z, B, offset))
+    P = np.exp(logp)
+    w = Y.max(axis=1)
+    ls, Q = censored_posterior(logp, Y)
+    f = -float(np.sum(w * ls))
+    R = w[:, None] * (P[:, 1:] - Q[:, 1:])
+    if sp.issparse(Z):
+        G = np.asarray((Z.T @ R).T)
+    else:
+        G = R.T @ Z
+    if decay:
+        f += decay * float(np.sum(B * B))
+        G = G + 2.0 * decay * B
+    return f, G, P, Q
 
 
 def gradient_rows(P: np.ndarray, Y: np.ndarray) -> np.ndarray:

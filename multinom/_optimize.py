@@ -43,8 +43,9 @@ import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize
 
-from ._likelihood import log_softmax, linear_predictor, objective
-from .information import information_matrix, information_nbytes
+from ._likelihood import censored_posterior, linear_predictor, log_softmax, objective, objective_censored
+from . import information as _information
+from .information import check_memory, information_matrix, information_nbytes
 
 __all__ = ["OptimResult", "fit_coefficients"]
 
@@ -172,25 +173,43 @@ class ColumnTransform:
 
 
 class _Problem:
-    def __init__(self, Z, Y, offset, decay):
+    """The objective on a fixed design; ``censored`` switches to nnet's censored likelihood."""
+
+    def __init__(self, Z, Y, offset, decay, censored=False):
         self.Z, self.Y, self.offset, self.decay = Z, Y, offset, float(decay)
-        self.m = Y.sum(axis=1)
+        self.censored = bool(censored)
+        self.m = Y.max(axis=1) if censored else Y.sum(axis=1)
         self.J = Y.shape[1] - 1
         self.p = Z.shape[1]
         self.n_fg = 0
 
     def fg(self, B):
         self.n_fg += 1
+        if self.censored:
+            f, G, P, _ = objective_censored(B, self.Z, self.Y, self.offset, self.decay)
+            return f, G, P
         return objective(B, self.Z, self.Y, self.offset, self.decay)
 
     def f(self, B):
         self.n_fg += 1
         logp = log_softmax(linear_predictor(self.Z, B, self.offset))
-        mask = self.Y != 0
-        val = -float(np.sum(self.Y[mask] * logp[mask]))
+        if self.censored:
+            ls, _ = censored_posterior(logp, self.Y)
+            val = -float(np.sum(self.m * ls))
+        else:
+            mask = self.Y != 0
+            val = -float(np.sum(self.Y[mask] * logp[mask]))
         if self.decay:
             val += self.decay * float(np.sum(B * B))
         return val
+
+    def hessian(self, B, P, sparse_output=False):
+        """Hessian of the objective at ``B`` (``P`` its probabilities)."""
+        H = information_matrix(P[:, 1:], self.Z, self.m, decay=self.decay, sparse_output=sparse_output)
+        if self.censored:
+            _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), self.Y)
+            H = H - information_matrix(Q[:, 1:], self.Z, self.m, sparse_output=sparse_output)
+        return H
 
 
 # --------------------------------------------------------------------------- #
@@ -210,18 +229,21 @@ class _Preconditioner:
         Gs = G / d[:, None] / d[None, :]
         Gs[np.diag_indices_from(Gs)] += 1e-10
         self.L = np.linalg.cholesky(Gs) * d[:, None]  # L L^T = G (+ tiny ridge)
+        # explicit inverse once: the per-iteration maps are then plain products
+        # (a triangular solve per call costs more than the product for small p)
+        self.Linv = solve_triangular(self.L, np.eye(prob.p), lower=True)
         q = prob.Y.sum(axis=0) / max(prob.Y.sum(), 1e-300)
         v = np.clip(q[1:] * (1.0 - q[1:]), 1e-8, None)
         self.c = 1.0 / np.sqrt(v)
 
     def to_B(self, S):
-        return solve_triangular(self.L, S.T, trans="T", lower=True).T * self.c[:, None]
+        return (S @ self.Linv) * self.c[:, None]  # rows: c_j L^{-T} S_j
 
     def to_S(self, B):
-        return (self.L.T @ (B / self.c[:, None]).T).T
+        return (B / self.c[:, None]) @ self.L
 
     def grad_to_S(self, G):
-        return solve_triangular(self.L, G.T, lower=True).T * self.c[:, None]
+        return (G @ self.Linv.T) * self.c[:, None]  # rows: c_j L^{-1} g_j
 
 
 def _lbfgs(prob: _Problem, B0, maxiter, ftol, gtol, trace):
@@ -304,25 +326,32 @@ def _sparse_solve(H, g, mu=0.0):
     return x / d
 
 
-def _newton(prob: _Problem, B, f, G, P, maxiter, tol, trace, history):
+def _gap_scale(f, f_start):
+    """Scale of the relative convergence criterion.
+
+    ``|f|``, except that it may not vanish: under complete separation the
+    infimum of ``f`` is 0, so a thousandth of the starting objective bounds it.
+    """
+    return max(abs(f), 1e-3 * abs(f_start), 1e-300)
+
+
+def _newton(prob: _Problem, B, f, G, P, maxiter, tol, trace, history, f_start):
     J, p = B.shape
     n_steps = 0
     converged = False
     crit = math.inf
     last_dir = np.zeros_like(B)
-    scale_f = max(abs(f), 1e-300)
     damping = 0.0  # Levenberg-Marquardt damping, raised after poor steps
     for _ in range(int(maxiter)):
-        H = information_matrix(P[:, 1:], prob.Z, prob.m, decay=prob.decay,
-                               sparse_output=sp.issparse(prob.Z))
+        H = prob.hessian(B, P, sparse_output=sp.issparse(prob.Z))
         g = G.ravel()
         step, mu = _newton_direction(H, g, damping)
         dec = float(-g @ step)  # Newton decrement lambda^2 (damped: a lower bound)
         last_dir = step.reshape(J, p)
-        scale_f = max(abs(f), 1e-300)
-        crit = 0.5 * dec / scale_f
         if not np.isfinite(dec) or dec < 0:
-            dec, crit = math.inf, math.inf
+            dec = math.inf
+        # the objective is >= 0 (probabilities <= 1), so f itself bounds the gap too
+        crit = min(0.5 * dec, f) / _gap_scale(f, f_start)
         # line search: Armijo backtracking, then doubling while it keeps paying
         alpha, f_new, B_new = 1.0, None, None
         slope = float(g @ step)
@@ -366,17 +395,48 @@ def _newton(prob: _Problem, B, f, G, P, maxiter, tol, trace, history):
     return B, f, G, P, n_steps, converged, crit, last_dir
 
 
-def _diverging(direction, Z, m, converged):
-    """Coefficients whose last Newton direction is still of order one."""
-    if direction is None or not converged:
-        return np.zeros_like(direction, dtype=bool) if direction is not None else None
-    rows = np.flatnonzero(m > 0)
-    Zu = Z[rows]
-    if sp.issparse(Zu):
-        zmax = np.asarray(abs(Zu).max(axis=0).todense()).ravel()
-    else:
-        zmax = np.abs(Zu).max(axis=0) if len(rows) else np.zeros(Z.shape[1])
-    return np.abs(direction) * zmax[None, :] > 0.05
+def _diverging(direction, Zt, Z, Y, converged, T=None):
+    """Coefficients that diverge to +-infinity or are not estimable.
+
+    Two signs, either suffices:
+
+    * *zero cells*: level ``j`` (or the baseline) is never observed on the
+      rows where column ``k`` is non-zero. The score equation of an indicator
+      column then forces ``p_j = 0`` there, reached only at infinity, and
+      every coefficient living on those rows alone (``country:date`` for an
+      absent lineage) is not estimable;
+    * at a converged fit, the last Newton direction is still of order one in
+      the linear predictor (along an exponential tail ``c exp(-beta)`` the
+      Newton step is 1 whatever ``beta``; at a finite optimum it vanishes
+      quadratically). This catches separation by a continuous predictor.
+      The direction lives in the transformed coordinates ``B' `` of
+      :class:`ColumnTransform`; ``B = B' T^T`` makes original column ``k``
+      diverge when any transformed column it is built from does.
+    """
+    J, p = Y.shape[1] - 1, Z.shape[1]
+    flags = np.zeros((J, p), dtype=bool)
+    rows = np.flatnonzero(Y.sum(axis=1) > 0)
+    if p == 0 or len(rows) == 0:
+        return flags
+    Zu, Yu = Z[rows], Y[rows]
+    support = (abs(Zu) > 0).astype(float)
+    support = sp.csr_matrix(support) if sp.issparse(Zu) else support
+    observed = np.asarray((support.T @ Yu)).T  # (K, p): counts of each level on each column's rows
+    flags |= observed[1:] <= 0
+    flags |= observed[:1] <= 0
+    if direction is not None and converged:
+        Zt_u = Zt[rows]
+        if sp.issparse(Zt_u):
+            zmax = np.asarray(abs(Zt_u).max(axis=0).todense()).ravel()
+        else:
+            zmax = np.abs(Zt_u).max(axis=0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            moving = ~(np.abs(direction) * zmax[None, :] <= 0.05)
+        if T is not None:
+            moving = np.asarray(sp.csr_matrix(moving.astype(float)) @ (abs(T) > 0).T.astype(float)
+                                .todense()) > 0
+        flags |= moving
+    return flags
 
 
 def choose_method(method: str, n_coef: int) -> str:
@@ -385,13 +445,15 @@ def choose_method(method: str, n_coef: int) -> str:
         raise ValueError(f"method must be 'auto', 'lbfgs' or 'newton', got {method!r}")
     if method != "auto":
         return method
-    if information_nbytes(n_coef) > NEWTON_MAX_BYTES:
+    available = _information._available_memory()
+    budget = NEWTON_MAX_BYTES if available is None else min(NEWTON_MAX_BYTES, available // 4)
+    if information_nbytes(n_coef) > budget:
         return "lbfgs"
     return "lbfgs+newton"
 
 
 def fit_coefficients(Z, Y, offset=None, *, decay=0.0, start=None, method="auto", maxit=10000,
-                     tol=1e-10, trace=False) -> OptimResult:
+                     tol=1e-10, trace=False, censored=False) -> OptimResult:
     """Minimise the penalised negative log-likelihood over ``B`` (J, p).
 
     Parameters
@@ -411,15 +473,18 @@ def fit_coefficients(Z, Y, offset=None, *, decay=0.0, start=None, method="auto",
         Relative convergence tolerance on the estimated gap ``decrement/2/|f|``.
     trace : bool
         Print progress.
+    censored : bool
+        ``Y`` marks the possible classes of each row (nnet's ``censored``);
+        see :func:`multinom._likelihood.objective_censored`.
     """
     t0 = time.perf_counter()
     J, p = Y.shape[1] - 1, Z.shape[1]
-    m = Y.sum(axis=1)
+    m = Y.max(axis=1) if censored else Y.sum(axis=1)
     # an exact reparametrisation that centres and scales columns (not with a
     # penalty, which is defined on the original coefficients)
     ct = ColumnTransform(Z, m) if decay == 0 and p > 0 else None
     Zt = ct.transform_Z(Z) if ct is not None else Z
-    prob = _Problem(Zt, Y, offset, decay)
+    prob = _Problem(Zt, Y, offset, decay, censored)
     if start is None:
         B0 = np.zeros((J, p))
         if offset is None:
@@ -431,6 +496,7 @@ def fit_coefficients(Z, Y, offset=None, *, decay=0.0, start=None, method="auto",
     resolved = choose_method(method, J * p)
     history: list = []
     f, G, P = prob.fg(B0)
+    f_start = f
     B = B0
     n_lbfgs = n_newton = 0
     converged = False
@@ -442,17 +508,17 @@ def fit_coefficients(Z, Y, offset=None, *, decay=0.0, start=None, method="auto",
         gtol = 1e-5 if warm else 1e-10
         iters = min(maxit, 300) if warm else maxit
         B, f, G, P, n_lbfgs, approx_dec, res = _lbfgs(prob, B, iters, ftol, gtol, trace)
-        crit = 0.5 * approx_dec / max(abs(f), 1e-300)
+        crit = 0.5 * approx_dec / _gap_scale(f, f_start)
         if not warm:
             converged = crit <= tol or (res.success and crit <= 1e3 * tol)
     if resolved in ("newton", "lbfgs+newton") and p > 0:
+        check_memory(J * p)
         B, f, G, P, n_newton, converged, crit, direction = _newton(
-            prob, B, f, G, P, min(maxit, 200), tol, trace, history)
+            prob, B, f, G, P, min(maxit, 200), tol, trace, history, f_start)
     if p == 0:
         converged, crit = True, 0.0
-    diverging = _diverging(direction, Zt, m, converged)
-    if diverging is None:
-        diverging = np.zeros((J, p), dtype=bool)
+    diverging = _diverging(direction, Zt, Z, Y, converged,
+                           None if ct is None or ct.identity else ct.T)
     if ct is not None:
         B = ct.to_original(B)
     msg = "converged" if converged else "maximum number of iterations reached before convergence"

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.stats import norm
 
 from . import _predict
-from ._likelihood import log_softmax, linear_predictor
+from ._likelihood import censored_posterior, linear_predictor, log_softmax
 from .design import Design
 from .exceptions import DataError
 from .information import check_memory, cholesky_inverse, information_matrix
@@ -86,7 +86,8 @@ class MultinomFit:
     decay : float
     """
 
-    def __init__(self, design: Design, result, *, decay: float, formula: str, call: str, tol: float):
+    def __init__(self, design: Design, result, *, decay: float, formula: str, call: str, tol: float,
+                 censored: bool = False):
         self._design = design
         self._result = result
         self.formula = formula
@@ -113,12 +114,18 @@ class MultinomFit:
         logp = log_softmax(linear_predictor(design.Z[:, keep] if not sp.issparse(design.Z)
                                             else design.Z[:, np.flatnonzero(keep)], result.B,
                                             design.offset))
-        mask = design.Y != 0
-        self.loglik = float(np.sum(design.Y[mask] * logp[mask]))
+        self.censored = bool(censored)
+        if self.censored:  # sum_i w_i log sum_{k possible} p_ik; w_i = max_k Y_ik
+            ls, _ = censored_posterior(logp, design.Y)
+            self.loglik = float(np.sum(design.Y.max(axis=1) * ls))
+            self.nobs = float(Yr.max(axis=1).sum())
+        else:
+            mask = design.Y != 0
+            self.loglik = float(np.sum(design.Y[mask] * logp[mask]))
+            self.nobs = float(Yr.sum())
         self.deviance = -2.0 * self.loglik
         self.penalty = self.decay * float(np.sum(B * B))
         self.edf = int(J * keep.sum())
-        self.nobs = float(Yr.sum())
         self.aic = self.deviance + 2.0 * self.edf
         self.bic = self.deviance + math.log(self.nobs) * self.edf if self.nobs > 0 else math.nan
         cols = pd.Index(self.levels, name="level")
@@ -165,7 +172,16 @@ class MultinomFit:
             d = self._design
             Zk = d.Z[:, self._keep] if not sp.issparse(d.Z) else d.Z[:, np.flatnonzero(self._keep)]
             check_memory(Zk.shape[1] * (len(self.levels) - 1))
-            self._cache["H"] = information_matrix(self._result.P[:, 1:], Zk, d.m, decay=self.decay)
+            P = self._result.P
+            if self.censored:
+                # observed information: I(p) - I(q), q the probabilities given the possible set
+                w = d.Y.max(axis=1)
+                _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), d.Y)
+                H = information_matrix(P[:, 1:], Zk, w, decay=self.decay)
+                H -= information_matrix(Q[:, 1:], Zk, w)
+            else:
+                H = information_matrix(P[:, 1:], Zk, d.m, decay=self.decay)
+            self._cache["H"] = H
         return self._cache["H"]
 
     def _expand(self, M_kept: np.ndarray, fill=np.nan) -> np.ndarray:
@@ -180,7 +196,8 @@ class MultinomFit:
 
         ``sum_i w_i (diag(p_i) - p_i p_i^T) ⊗ z_i z_i^T`` (see
         :func:`multinom.information_matrix`), plus ``2 * decay`` on the diagonal
-        for a penalised fit. Labelled ``"level:term"`` in nnet's order; rows and
+        for a penalised fit. For a censored fit, the observed information
+        ``I(p) - I(q)`` (see :func:`multinom._likelihood.objective_censored`). Labelled ``"level:term"`` in nnet's order; rows and
         columns of aliased coefficients are 0.
         """
         labels = self._labels()
@@ -201,6 +218,8 @@ class MultinomFit:
     def _vcov_kept(self, type="model", **kwargs) -> np.ndarray:
         if type == "model" and not kwargs:
             return self._vcov_model_kept()
+        if self.censored:
+            raise ValueError(f"vcov type {type!r} is not available for censored fits; use type='model'")
         from .covariance import vcov_kept  # robust covariances live apart
         return vcov_kept(self, type=type, **kwargs)
 
@@ -283,7 +302,7 @@ class MultinomFit:
         return eta, np.exp(log_softmax(eta)), Xk
 
     def predict(self, newdata=None, type: str = "probs", se: bool = False, level: float = 0.95,
-                interval: str = "logit", vcov=None, offset=None, carry="formula"):
+                interval: str = "logit", vcov=None, offset=None, carry="formula", **vcov_args):
         """Predictions for ``newdata`` (default: the rows used in fitting).
 
         Parameters
@@ -312,6 +331,8 @@ class MultinomFit:
         vcov : array_like or str, optional
             Coefficient covariance to use: a ``vcov(type=...)`` name such as
             ``"sandwich"``, or a matrix labelled/ordered like :meth:`vcov`.
+            Options of a named type go in ``**vcov_args`` (e.g.
+            ``vcov="cluster", cluster="country"``).
         offset : array_like, optional
             Offset for ``newdata`` when the fit used an array offset (n x K, or
             length n for binary). Unlike nnet, offsets are always applied.
@@ -324,6 +345,9 @@ class MultinomFit:
             raise ValueError(f"type must be one of {_PREDICT_TYPES}, got {type!r}")
         if interval not in _INTERVALS:
             raise ValueError(f"interval must be one of {_INTERVALS}, got {interval!r}")
+        if vcov_args and not se:
+            raise TypeError(f"unexpected argument(s) {sorted(vcov_args)} (covariance options such as "
+                            "cluster= are only used with se=True)")
         if se:
             level = _check_level(level)
             if type == "class":
@@ -361,47 +385,44 @@ class MultinomFit:
             cat = pd.Categorical.from_codes(cls, categories=self.levels)
             return pd.Series(cat, index=index, name="class")
         # ------------------------------------------------ with standard errors
-        V = self._resolve_vcov(vcov)
-        J = K - 1
-        Q = np.full((n, J, J), np.nan)
-        if Xk is not None:
-            Q[complete] = _predict.row_quadratic_forms(Xk, V, J)
-        z = norm.ppf(0.5 + level / 2)
+        V = self._resolve_vcov(vcov, **vcov_args)
         if type == "probs":
-            est = P_full
-            se_arr = np.full_like(est, np.nan)
-            if complete.any():
-                se_arr[complete] = _predict.probability_se(P_full[complete], Q[complete])
-            lo, hi = _predict.bands(est, se_arr, z, interval)
             value_name, levs = "prob", self.levels
         else:
-            est = eta_full[:, 1:] - eta_full[:, :1]
-            se_arr = np.sqrt(np.clip(np.einsum("rll->rl", Q), 0, None))
-            lo, hi = _predict.bands(est, se_arr, z, "link")
             value_name, levs = "link", self.levels[1:]
         L = len(levs)
-        out = pd.DataFrame({
-            "row": np.repeat(np.asarray(index, dtype=object), L),
-            "level": pd.Categorical(np.tile(np.asarray(levs, dtype=object), n), categories=levs),
-            value_name: est.ravel(), "se": se_arr.ravel(), "lower": lo.ravel(), "upper": hi.ravel(),
-        })
+        est = np.full((n, L), np.nan)
+        se_arr, lo, hi = est.copy(), est.copy(), est.copy()
+        if Xk is not None and Xk.shape[0]:
+            res = _predict.prediction_se(Xk, V, eta_full[complete], type=type, level=level,
+                                         interval=interval)
+            for arr, key in ((est, "estimate"), (se_arr, "se"), (lo, "lower"), (hi, "upper")):
+                arr[complete] = res[key]
+        columns = {"row": index.repeat(L).to_numpy()}
         if frame is not None and carry:
             if carry == "formula":
-                cols = [c for c in d.spec.variables if c in frame.columns]
+                used = set(d.spec.variables)
+                cols = [c for c in frame.columns if c in used]  # newdata's column order
             elif carry == "all":
                 cols = list(frame.columns)
             else:
                 raise ValueError(f"carry must be 'formula', 'all' or None, got {carry!r}")
-            cols = [c for c in cols if c not in out.columns]
-            extra = frame[cols].iloc[np.repeat(np.arange(n), L)].reset_index(drop=True)
-            out = pd.concat([out.iloc[:, :1], extra, out.iloc[:, 1:]], axis=1)
-        return out
+            reserved = {"row", "level", value_name, "se", "lower", "upper"}
+            rep = np.repeat(np.arange(n), L)
+            for c in cols:
+                if c not in reserved:  # dtypes kept: dates stay dates, factors stay factors
+                    columns[c] = frame[c].iloc[rep].reset_index(drop=True)
+        columns["level"] = pd.Categorical.from_codes(np.tile(np.arange(L), n), categories=levs)
+        columns.update({value_name: est.ravel(), "se": se_arr.ravel(), "lower": lo.ravel(),
+                        "upper": hi.ravel()})
+        return pd.DataFrame(columns)
 
-    def _resolve_vcov(self, vcov):
-        if vcov is None:
-            return self._vcov_kept("model")
-        if isinstance(vcov, str):
-            return self._vcov_kept(vcov)
+    def _resolve_vcov(self, vcov, **vcov_args):
+        if vcov is None or isinstance(vcov, str):
+            return self._vcov_kept(vcov or "model", **vcov_args)
+        if vcov_args:
+            raise TypeError(f"unexpected argument(s) {sorted(vcov_args)}: covariance options need "
+                            "vcov= to be a type name such as 'cluster'")
         if isinstance(vcov, pd.DataFrame):
             labels = self._labels()
             missing = [lab for lab in labels if lab not in vcov.index]
@@ -418,6 +439,32 @@ class MultinomFit:
         if M.shape == (k, k):
             return M
         raise DataError(f"vcov has shape {M.shape}; expected {(J * p, J * p)}")
+
+    # ------------------------------------------------------ inference (multinom.inference)
+    def drop1(self, scope=None, test: str = "Chisq", sorted: bool = False, trace: bool = False):
+        """Refit without each droppable term: AIC and LR tests (see :func:`multinom.inference.drop1`)."""
+        from .inference import drop1
+        return drop1(self, scope=scope, test=test, sorted=sorted, trace=trace)
+
+    def add1(self, scope, test: str = "Chisq", sorted: bool = False, trace: bool = False):
+        """Refit with each addable term of ``scope``: AIC and LR tests (see :func:`multinom.inference.add1`)."""
+        from .inference import add1
+        return add1(self, scope, test=test, sorted=sorted, trace=trace)
+
+    def wald_test(self, hypothesis, rhs=None, vcov=None, **vcov_args):
+        """Wald chi-square test of ``R b = q`` (see :func:`multinom.inference.wald_test`)."""
+        from .inference import wald_test
+        return wald_test(self, hypothesis, rhs=rhs, vcov=vcov, **vcov_args)
+
+    def level_contrasts(self, term: str, level: float = 0.95, vcov=None, versus=None, **vcov_args):
+        """Pairwise differences of a coefficient between levels (see :func:`multinom.inference.level_contrasts`)."""
+        from .inference import level_contrasts
+        return level_contrasts(self, term, level=level, vcov=vcov, versus=versus, **vcov_args)
+
+    def dispersion(self) -> float:
+        """Pearson dispersion ``phi`` (see :func:`multinom.covariance.pearson_dispersion`)."""
+        from .covariance import dispersion
+        return dispersion(self)
 
     # ------------------------------------------------------------------ repr
     def __repr__(self) -> str:

@@ -111,6 +111,9 @@ def information_matrix(probs, Z, row_totals, *, decay: float = 0.0, method: str 
     if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
         raise ValueError("row_totals must be finite and non-negative")
     p = Z.shape[1]
+    if p == 0 or J == 0:
+        H0 = np.zeros((J * p, J * p))
+        return sp.csr_matrix(H0) if sparse_output else H0
     keep = w > 0
     if not keep.all():  # rows of weight zero contribute nothing
         P, w = P[keep], w[keep]
@@ -320,9 +323,16 @@ def check_memory(n_coef: int, limit_bytes: int | None = None) -> None:
         limit_bytes = _available_memory()
     if limit_bytes is not None and 3 * need > limit_bytes:
         raise MemoryError(
-            f"the information matrix for {n_coef} coefficients needs {need / 2**30:.1f} GiB "
-            f"(about 3x that while inverting) but only {limit_bytes / 2**30:.1f} GiB is available; "
+            f"the information matrix for {n_coef} coefficients needs {_bytes(need)} "
+            f"(about 3x that while inverting) but only {_bytes(limit_bytes)} is available; "
             "use fewer coefficients (fewer levels or terms) or fit with method='lbfgs' and skip vcov()")
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 def _available_memory() -> int | None:

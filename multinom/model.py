@@ -10,7 +10,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from ._optimize import fit_coefficients
 from .design import build_design
@@ -34,18 +33,50 @@ def _format_call(formula, kwargs) -> str:
 
 def _start_matrix(start, J: int, p: int, terms, levels) -> np.ndarray:
     if isinstance(start, pd.DataFrame):
-        return start.reindex(index=levels[1:], columns=terms).to_numpy(dtype=float)
-    if isinstance(start, pd.Series):
-        return start.reindex(terms).to_numpy(dtype=float)[None, :]
-    arr = np.asarray(start, dtype=float)
-    if arr.size != J * p:
-        raise DataError(f"start has {arr.size} values; the model has {J * p} coefficients ({J} levels x {p} columns)")
+        rows = [lev for lev in levels[1:] if lev not in start.index]
+        cols = [t for t in terms if t not in start.columns]
+        if rows or cols:
+            raise DataError(f"start lacks level(s) {rows} / column(s) {cols}; label it like fit.coef "
+                            f"(rows {list(levels[1:])}, columns {list(terms)})")
+        arr = start.loc[list(levels[1:]), list(terms)].to_numpy(dtype=float)
+    elif isinstance(start, pd.Series):
+        if J != 1:
+            raise DataError(f"start is a Series but the model has {J} non-baseline levels; pass a DataFrame "
+                            "labelled like fit.coef")
+        cols = [t for t in terms if t not in start.index]
+        if cols:
+            raise DataError(f"start lacks column(s) {cols}; label it like fit.coef ({list(terms)})")
+        arr = start.loc[list(terms)].to_numpy(dtype=float)[None, :]
+    else:
+        try:
+            arr = np.asarray(start, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"start must be numeric, shaped like fit.coef: {exc}") from exc
+        if arr.size != J * p:
+            raise DataError(f"start has {arr.size} values; the model has {J * p} coefficients ({J} levels x {p} columns)")
+    if not np.all(np.isfinite(arr)):
+        raise DataError("start has missing or infinite values")
     return arr.reshape(J, p)
+
+
+def _check_censored(design, data: pd.DataFrame) -> None:
+    """``censored=True`` needs a count matrix of 0/1 indicators."""
+    if not design.is_count_matrix:
+        raise DataError("censored=True needs a count-matrix response, e.g. cbind(a, b, c) ~ x, "
+                        "whose 1s mark the possible classes of each row")
+    for col in design.parsed.response:
+        values = data[col].to_numpy(dtype=float, na_value=np.nan)
+        bad = ~(np.isnan(values) | (values == 0) | (values == 1))
+        if bad.any():
+            row = data.index[np.flatnonzero(bad)[0]]
+            raise DataError(f"censored=True needs 0/1 entries in the response columns; column "
+                            f"'{col}' has {values[bad][0]:g} at row {row!r} (counts are not allowed)")
 
 
 def multinom(formula: str, data: pd.DataFrame, weights=None, subset=None, na_action: str = "drop",
              offset=None, decay: float = 0.0, baseline=None, start=None, maxit: int = 10000,
-             tol: float = 1e-10, trace: bool = False, method: str = "auto", summ=None) -> MultinomFit:
+             tol: float = 1e-10, trace: bool = False, method: str = "auto", summ=None,
+             censored: bool = False) -> MultinomFit:
     """Fit a multinomial logit (softmax) model, as R's ``nnet::multinom``.
 
     The model: for row ``i`` with model-matrix row ``z_i``, level ``k`` has
@@ -101,6 +132,11 @@ def multinom(formula: str, data: pd.DataFrame, weights=None, subset=None, na_act
     summ : ignored
         Accepted for nnet compatibility: rows with identical covariates are
         always collapsed, exactly (nnet's ``summ = 1`` can merge distinct rows).
+    censored : bool, default False
+        nnet's ``censored``: with a count-matrix response whose entries are 0
+        or 1, a 1 marks each class the observation *may* belong to, and the
+        log-likelihood is ``sum_i w_i log sum_{k possible} p_ik``. Rows are
+        not collapsed; ``vcov()`` is the inverse of the observed information.
 
     Returns
     -------
@@ -116,16 +152,20 @@ def multinom(formula: str, data: pd.DataFrame, weights=None, subset=None, na_act
     RankDeficientWarning
         Collinear model-matrix columns; their coefficients are fixed at 0.
     """
-    if isinstance(decay, bool) or not isinstance(decay, (int, float, np.floating)) or not np.isfinite(decay) or decay < 0:
+    if isinstance(decay, bool) or not isinstance(decay, (int, float, np.integer, np.floating)) or not np.isfinite(decay) or decay < 0:
         raise ValueError(f"decay must be a finite number >= 0, got {decay!r}")
+    if isinstance(maxit, (float, np.floating)) and np.isfinite(maxit) and float(maxit).is_integer():
+        maxit = int(maxit)  # R users write maxit = 1e4
     if isinstance(maxit, bool) or not isinstance(maxit, (int, np.integer)) or maxit < 1:
         raise ValueError(f"maxit must be a positive integer, got {maxit!r}")
-    if not isinstance(tol, (int, float, np.floating)) or not (0 < tol < 1):
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not (0 < tol < 1):
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     if method not in ("auto", "newton", "lbfgs"):
         raise ValueError(f"method must be 'auto', 'newton' or 'lbfgs', got {method!r}")
     design = build_design(formula, data, weights=weights, subset=subset, na_action=na_action,
-                          offset=offset, baseline=baseline)
+                          offset=offset, baseline=baseline, collapse=not censored)
+    if censored:
+        _check_censored(design, data)
     if design.aliased.any():
         names = [n for n, a in zip(design.column_names, design.aliased) if a]
         warnings.warn(
@@ -139,7 +179,7 @@ def multinom(formula: str, data: pd.DataFrame, weights=None, subset=None, na_act
     if start is not None:
         B0 = _start_matrix(start, J, p, design.column_names, design.levels)[:, keep]
     result = fit_coefficients(Zk, design.Y, design.offset, decay=decay, start=B0, method=method,
-                              maxit=maxit, tol=tol, trace=trace)
+                              maxit=maxit, tol=tol, trace=trace, censored=censored)
     call = _format_call(formula, {"weights": weights if isinstance(weights, str) else
                                   (None if weights is None else np.asarray(weights)),
                                   "subset": subset if isinstance(subset, str) else
@@ -147,7 +187,12 @@ def multinom(formula: str, data: pd.DataFrame, weights=None, subset=None, na_act
                                   "offset": offset if isinstance(offset, (str, list, tuple)) or offset is None
                                   else np.asarray(offset),
                                   "decay": decay, "baseline": baseline})
-    fit = MultinomFit(design, result, decay=decay, formula=formula, call=call, tol=tol)
+    fit = MultinomFit(design, result, decay=decay, formula=formula, call=call, tol=tol,
+                      censored=censored)
+    # what drop1/add1 and cluster= column names need to refit / read the data (a reference, no copy)
+    fit._refit_args = dict(data=data, weights=weights, subset=subset, na_action=na_action, offset=offset,
+                           decay=decay, baseline=baseline, maxit=maxit, tol=tol, method=method,
+                           censored=censored)
     if not fit.converged:
         warnings.warn(
             f"the fit did not converge after {fit.n_iter} iterations ({result.method}; estimated "
@@ -162,5 +207,4 @@ def multinom(formula: str, data: pd.DataFrame, weights=None, subset=None, na_act
             "response level is (almost) never or always observed for these terms. The deviance is "
             "at its infimum, but these estimates and their standard errors are not meaningful",
             SeparationWarning, stacklevel=2)
-    _ = sp
     return fit

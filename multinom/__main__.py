@@ -1,0 +1,8 @@
+"""``python -m multinom ...``: the same program as the ``multinom`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
