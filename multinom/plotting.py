@@ -389,7 +389,7 @@ def plot_frequencies(pred: pd.DataFrame, x: str = "date", facet: str | None = No
         A needed column is missing, or ``pred`` has several rows per
         (facet, x, level).
     """
-    plt = _pyplot()
+    _pyplot()  # fail early, with the install hint, when matplotlib is missing
     data, value = _check_pred(pred, x, facet, level_col, value, bands)
     if yscale not in ("linear", "logit", "log"):
         raise ValueError(f"yscale must be 'linear', 'logit' or 'log', got {yscale!r}")

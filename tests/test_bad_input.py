@@ -29,16 +29,6 @@ from multinom import (DataError, EmptyLevelWarning, FormulaError, MissingColumnE
                       UnseenLevelError)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Tiny fits run ~10x faster with one BLAS thread on a loaded 2-core machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(1, user_api="blas"):
-        yield
 
 
 N = 60

@@ -67,7 +67,7 @@ class TestSandwichParity:
     def test_sandwich_hc1_is_vcovCL_per_unit(self):
         fx, _, fit = _housing()
         # vcovCL(type = "HC1") with each unit a cluster: G/(G-1) * (n-1)/(n-k) with G = n
-        n, k = fit.nobs, fit.edf
+        n = fit.nobs
         V = fit.vcov("sandwich", hc="HC1") * n / (n - 1)
         assert_vcov_close(V, fx["units_hc1"])
 

@@ -32,16 +32,6 @@ import multinom as mn  # noqa: E402
 from multinom._likelihood import objective  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Tiny fits run ~10x faster with one BLAS thread on a loaded 2-core machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(1, user_api="blas"):
-        yield
 
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True,
