@@ -298,8 +298,11 @@ def cholesky_inverse(H: np.ndarray):
     if not np.all(np.isfinite(H)) or np.any(d <= 0):
         return None
     s = 1.0 / np.sqrt(d)
-    Hs = np.asfortranarray(H * s[:, None])  # the only full-size copy
+    Hs = H * s[:, None]  # the only full-size copy
     Hs *= s[None, :]
+    # Hs is symmetric, so its transpose (a Fortran-ordered view) is the same
+    # matrix: LAPACK factorises it in place, without another copy
+    Hs = Hs.T if Hs.flags.c_contiguous else np.asfortranarray(Hs)
     c, info = lapack.dpotrf(Hs, lower=0, clean=0, overwrite_a=1)
     if info != 0:
         return None
