@@ -185,7 +185,14 @@ class MultinomFit:
         return self._cache["H"]
 
     def _expand(self, M_kept: np.ndarray, fill=np.nan) -> np.ndarray:
+        """Embed a matrix over the kept coefficients into all coefficients.
+
+        Without aliased columns this is ``M_kept`` itself, uncopied: it may be
+        the cached matrix, so the public accessors wrap it with ``copy=True``.
+        """
         J, p = len(self.levels) - 1, len(self.terms)
+        if self._keep.all():
+            return M_kept
         idx = np.flatnonzero(np.tile(self._keep, J))
         out = np.full((J * p, J * p), fill)
         out[np.ix_(idx, idx)] = M_kept
@@ -201,7 +208,8 @@ class MultinomFit:
         columns of aliased coefficients are 0.
         """
         labels = self._labels()
-        return pd.DataFrame(self._expand(self._information_kept(), fill=0.0), index=labels, columns=labels)
+        return pd.DataFrame(self._expand(self._information_kept(), fill=0.0), index=labels, columns=labels,
+                            copy=True)
 
     def _vcov_model_kept(self) -> np.ndarray:
         if "V" not in self._cache:
@@ -241,7 +249,8 @@ class MultinomFit:
             coefficients are NaN.
         """
         labels = self._labels()
-        return pd.DataFrame(self._expand(self._vcov_kept(type, **kwargs)), index=labels, columns=labels)
+        return pd.DataFrame(self._expand(self._vcov_kept(type, **kwargs)), index=labels, columns=labels,
+                            copy=True)
 
     def std_errors(self, type: str = "model", **kwargs) -> pd.Series:
         """Standard errors ``sqrt(diag(vcov()))`` as a Series labelled like vcov."""
