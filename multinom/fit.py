@@ -20,7 +20,7 @@ from . import _predict
 from ._likelihood import censored_posterior, linear_predictor, log_softmax
 from .design import Design
 from .exceptions import DataError
-from .information import check_memory, cholesky_inverse, information_matrix
+from .information import _mirror_upper, check_memory, cholesky_inverse, information_matrix
 
 __all__ = ["MultinomFit"]
 
@@ -167,20 +167,33 @@ class MultinomFit:
         return self._design.n_rows
 
     # ----------------------------------------------------------- information
+    def _Z_kept(self):
+        d = self._design
+        return d.Z[:, self._keep] if not sp.issparse(d.Z) else d.Z[:, np.flatnonzero(self._keep)]
+
+    def _row_weights(self) -> np.ndarray:
+        d = self._design
+        return d.Y.max(axis=1) if self.censored else d.m
+
+    def _unpenalised_information(self, Z) -> np.ndarray:
+        """Information of the coefficients of model matrix ``Z`` at the fitted probabilities."""
+        d = self._design
+        P = self._result.P
+        w = self._row_weights()
+        H = information_matrix(P[:, 1:], Z, w)
+        if self.censored:
+            # observed information: I(p) - I(q), q the probabilities given the possible set
+            _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), d.Y)
+            H -= information_matrix(Q[:, 1:], Z, w)
+        return H
+
     def _information_kept(self) -> np.ndarray:
         if "H" not in self._cache:
-            d = self._design
-            Zk = d.Z[:, self._keep] if not sp.issparse(d.Z) else d.Z[:, np.flatnonzero(self._keep)]
+            Zk = self._Z_kept()
             check_memory(Zk.shape[1] * (len(self.levels) - 1))
-            P = self._result.P
-            if self.censored:
-                # observed information: I(p) - I(q), q the probabilities given the possible set
-                w = d.Y.max(axis=1)
-                _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), d.Y)
-                H = information_matrix(P[:, 1:], Zk, w, decay=self.decay)
-                H -= information_matrix(Q[:, 1:], Zk, w)
-            else:
-                H = information_matrix(P[:, 1:], Zk, d.m, decay=self.decay)
+            H = self._unpenalised_information(Zk)
+            if self.decay:
+                H[np.diag_indices_from(H)] += 2.0 * self.decay
             self._cache["H"] = H
         return self._cache["H"]
 
@@ -212,13 +225,48 @@ class MultinomFit:
                             copy=True)
 
     def _vcov_model_kept(self) -> np.ndarray:
+        """Inverse information, computed where it is well conditioned.
+
+        The information is formed and inverted in the coordinates of
+        :class:`multinom._optimize.ColumnTransform` (``Z' = Z T``: columns
+        centred within their parent indicator and scaled), where an uncentred
+        date (days since 1970) no longer makes it nearly singular, and mapped
+        back exactly: with ``T_b = I_J ⊗ T``, ``H' = T_b^T H T_b`` and
+        ``V = T_b H'^{-1} T_b^T``.
+        """
         if "V" not in self._cache:
-            V = cholesky_inverse(self._information_kept())
+            from ._optimize import ColumnTransform
+            Zk = self._Z_kept()
+            J = len(self.levels) - 1
+            check_memory(Zk.shape[1] * J)
+            ct = ColumnTransform(Zk, self._row_weights()) if Zk.shape[1] else None
+            if ct is None or ct.identity:
+                V = cholesky_inverse(self._information_kept())
+            else:
+                Ht = self._unpenalised_information(ct.transform_Z(Zk))
+                if self.decay:  # 2 decay I in the original coordinates
+                    TtT = (ct.T.T @ ct.T).toarray() * (2.0 * self.decay)
+                    p = TtT.shape[0]
+                    for j in range(J):
+                        Ht[j * p:(j + 1) * p, j * p:(j + 1) * p] += TtT
+                Vt = cholesky_inverse(Ht)
+                del Ht
+                V = None
+                if Vt is not None:
+                    # T_b Vt T_b^T block by block: T (p x p) applied to both sides of every
+                    # p x p block, as two dense products (N^2 p flops; T is small)
+                    Td = ct.T.toarray()
+                    p = Td.shape[0]
+                    N = J * p
+                    V = np.matmul(Td, Vt.reshape(J, p, N)).reshape(N, N)  # T_b Vt
+                    del Vt
+                    V = (V.reshape(N * J, p) @ Td.T).reshape(N, N)  # (T_b Vt) T_b^T
+                    _mirror_upper(V)  # exactly symmetric
             if V is None:
                 warnings.warn(
                     "the information matrix is numerically singular (diverging coefficients or "
                     "a level with almost no observations?); vcov() is NaN", RuntimeWarning, stacklevel=3)
-                n = self._information_kept().shape[0]
+                n = Zk.shape[1] * J
                 V = np.full((n, n), np.nan)
             self._cache["V"] = V
         return self._cache["V"]
