@@ -20,7 +20,8 @@ from . import _predict
 from ._likelihood import censored_posterior, linear_predictor, log_softmax
 from .design import Design
 from .exceptions import DataError
-from .information import _mirror_upper, check_memory, cholesky_inverse, information_matrix
+from .information import (_mirror_upper, arrow_inverse, check_memory, cholesky_inverse,
+                          information_matrix)
 
 __all__ = ["MultinomFit"]
 
@@ -175,16 +176,16 @@ class MultinomFit:
         d = self._design
         return d.Y.max(axis=1) if self.censored else d.m
 
-    def _unpenalised_information(self, Z) -> np.ndarray:
+    def _unpenalised_information(self, Z, sparse_output: bool = False):
         """Information of the coefficients of model matrix ``Z`` at the fitted probabilities."""
         d = self._design
         P = self._result.P
         w = self._row_weights()
-        H = information_matrix(P[:, 1:], Z, w)
+        H = information_matrix(P[:, 1:], Z, w, sparse_output=sparse_output)
         if self.censored:
             # observed information: I(p) - I(q), q the probabilities given the possible set
             _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), d.Y)
-            H -= information_matrix(Q[:, 1:], Z, w)
+            H = H - information_matrix(Q[:, 1:], Z, w, sparse_output=sparse_output)
         return H
 
     def _information_kept(self) -> np.ndarray:
@@ -243,13 +244,16 @@ class MultinomFit:
             if ct is None or ct.identity:
                 V = cholesky_inverse(self._information_kept())
             else:
-                Ht = self._unpenalised_information(ct.transform_Z(Zk))
+                # sparse when the design is (factor designs): then the block-arrow
+                # structure (globals + one block per country) is inverted by block
+                # elimination, falling back on the dense Cholesky inverse
+                Ht = self._unpenalised_information(ct.transform_Z(Zk), sparse_output=True)
                 if self.decay:  # 2 decay I in the original coordinates
-                    TtT = (ct.T.T @ ct.T).toarray() * (2.0 * self.decay)
-                    p = TtT.shape[0]
-                    for j in range(J):
-                        Ht[j * p:(j + 1) * p, j * p:(j + 1) * p] += TtT
-                Vt = cholesky_inverse(Ht)
+                    TtT = (ct.T.T @ ct.T) * (2.0 * self.decay)
+                    Ht = Ht + sp.kron(sp.identity(J), TtT, format="csr")
+                Vt = arrow_inverse(Ht) if sp.issparse(Ht) else None
+                if Vt is None:
+                    Vt = cholesky_inverse(Ht.toarray() if sp.issparse(Ht) else np.asarray(Ht))
                 del Ht
                 V = None
                 if Vt is not None:

@@ -47,3 +47,42 @@ def test_vcov_is_the_inverse_of_the_information(lineage_fits):
     R = (V @ H) * (1 / d)[None, :] * d[:, None]
     np.testing.assert_allclose(R, np.eye(len(V)), atol=1e-5)
     np.testing.assert_array_equal(V, V.T)
+
+
+def test_arrow_inverse_equals_dense_cholesky_inverse(lineage_fits):
+    from multinom._optimize import ColumnTransform
+    from multinom.information import arrow_inverse, cholesky_inverse, information_matrix
+
+    a, _ = lineage_fits
+    Z, w = a._Z_kept(), a._row_weights()
+    Zt = ColumnTransform(Z, w).transform_Z(Z)
+    H = information_matrix(a._result.P[:, 1:], Zt, w, sparse_output=True)
+    V_arrow = arrow_inverse(H)
+    assert V_arrow is not None  # 12 countries: block-arrow structure found
+    V_dense = cholesky_inverse(H.toarray())
+    np.testing.assert_allclose(V_arrow, V_dense, rtol=1e-9, atol=1e-12 * np.abs(V_dense).max())
+    np.testing.assert_array_equal(V_arrow, V_arrow.T)
+
+
+def test_arrow_inverse_declines_without_structure():
+    import scipy.sparse as sp
+
+    from multinom.information import arrow_inverse
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(50, 50))
+    dense = sp.csr_matrix(A @ A.T + 50 * np.eye(50))
+    assert arrow_inverse(dense) is None  # one dense block: no arrow
+
+
+def test_decay_vcov_is_inverse_of_penalised_information():
+    data = mn.load_dataset("lineages")
+    data = data[data["country"].isin(data["country"].cat.categories[:6])].copy()
+    data["country"] = data["country"].cat.remove_unused_categories()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = mn.multinom("lineage ~ country * date", data, weights="count", decay=0.5)
+    V = f.vcov().to_numpy()
+    H = f.information().to_numpy()
+    d = np.sqrt(np.diag(H))
+    np.testing.assert_allclose((V @ H) * (1 / d)[None, :] * d[:, None], np.eye(len(V)), atol=1e-5)
