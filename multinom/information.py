@@ -172,12 +172,15 @@ def _information_dense(P: np.ndarray, Z: np.ndarray, w: np.ndarray, chunk_rows) 
         U = ((sw[:, None] * Pc)[:, :, None] * Zc[:, None, :]).reshape(len(wc), N)
         H = blas.dsyrk(-1.0, U.T, beta=1.0, c=H, trans=0, lower=0, overwrite_c=1)
         del U
-        WP = wc[:, None] * Pc  # (r, J)
+        SWP = np.sqrt(wc[:, None] * Pc)  # (r, J)
         for j in range(J):  # J weighted cross-products (a loop over levels, not rows)
-            D[j] += Zc.T @ (Zc * WP[:, j:j + 1])
+            A = Zc * SWP[:, j:j + 1]
+            # D[j].T is Fortran-contiguous: dsyrk accumulates in place (upper triangle)
+            blas.dsyrk(1.0, A.T, beta=1.0, c=D[j].T, trans=0, lower=0, overwrite_c=1)
     # H holds -U^T U in its upper triangle; mirror it in place, add the diagonal blocks
     _mirror_upper(H)
     for j in range(J):
+        _mirror_upper(D[j].T)
         H[j * p:(j + 1) * p, j * p:(j + 1) * p] += D[j]
     return H.T  # symmetric: the transpose of the Fortran array is a C-contiguous view
 
