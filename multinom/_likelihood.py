@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["linear_predictor", "log_softmax", "probabilities", "objective", "objective_censored",
+__all__ = ["linear_predictor", "log_softmax", "probabilities", "loglik", "objective", "objective_censored",
            "censored_posterior", "gradient_rows"]
 
 
@@ -61,11 +61,27 @@ def probabilities(Z, B: np.ndarray, offset: np.ndarray | None = None) -> np.ndar
     return np.exp(log_softmax(linear_predictor(Z, B, offset)))
 
 
-def _xlogy_sum(Y: np.ndarray, logp: np.ndarray) -> float:
-    # Y * log p with the convention 0 * log 0 = 0 (logp is finite here, but a
-    # zero count must never pick up an -inf from an extreme eta).
+def loglik(logp: np.ndarray, Y: np.ndarray, censored: bool = False) -> float:
+    """Log-likelihood from log-probabilities ``logp`` (n, K) and counts ``Y``.
+
+    ``sum_ik Y_ik log p_ik`` with ``0 log 0 = 0`` (a zero count must never pick
+    up an ``-inf`` from an extreme eta); for censored responses
+    ``sum_i w_i log sum_{k in S_i} p_ik`` (see :func:`objective_censored`).
+    """
+    if censored:
+        ls, _ = censored_posterior(logp, Y)
+        return float(np.sum(Y.max(axis=1) * ls))
     mask = Y != 0
     return float(np.sum(Y[mask] * logp[mask]))
+
+
+def _penalised(f: float, R: np.ndarray, Z, B: np.ndarray, decay: float):
+    """Objective ``f`` and gradient ``R^T Z`` (R: (n, J) score residuals) plus the decay terms."""
+    G = np.asarray((Z.T @ R).T) if sp.issparse(Z) else R.T @ Z
+    if decay:
+        f += decay * float(np.sum(B * B))
+        G = G + 2.0 * decay * B
+    return f, G
 
 
 def objective(B: np.ndarray, Z, Y: np.ndarray, offset, decay: float = 0.0):
@@ -88,15 +104,8 @@ def objective(B: np.ndarray, Z, Y: np.ndarray, offset, decay: float = 0.0):
     logp = log_softmax(linear_predictor(Z, B, offset))
     P = np.exp(logp)
     m = Y.sum(axis=1)
-    f = -_xlogy_sum(Y, logp)
     R = m[:, None] * P[:, 1:] - Y[:, 1:]  # (n, J) residuals of the score
-    if sp.issparse(Z):
-        G = np.asarray((Z.T @ R).T)
-    else:
-        G = R.T @ Z
-    if decay:
-        f += decay * float(np.sum(B * B))
-        G = G + 2.0 * decay * B
+    f, G = _penalised(-loglik(logp, Y), R, Z, B, decay)
     return f, G, P
 
 
@@ -139,13 +148,7 @@ def objective_censored(B: np.ndarray, Z, Y: np.ndarray, offset, decay: float = 0
     ls, Q = censored_posterior(logp, Y)
     f = -float(np.sum(w * ls))
     R = w[:, None] * (P[:, 1:] - Q[:, 1:])
-    if sp.issparse(Z):
-        G = np.asarray((Z.T @ R).T)
-    else:
-        G = R.T @ Z
-    if decay:
-        f += decay * float(np.sum(B * B))
-        G = G + 2.0 * decay * B
+    f, G = _penalised(f, R, Z, B, decay)
     return f, G, P, Q
 
 

@@ -43,9 +43,9 @@ import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize
 
-from ._likelihood import censored_posterior, linear_predictor, log_softmax, objective, objective_censored
+from ._likelihood import linear_predictor, log_softmax, loglik, objective, objective_censored
 from . import information as _information
-from .information import check_memory, information_matrix, information_nbytes
+from .information import check_memory, information_nbytes, observed_information
 
 __all__ = ["OptimResult", "fit_coefficients"]
 
@@ -193,23 +193,15 @@ class _Problem:
     def f(self, B):
         self.n_fg += 1
         logp = log_softmax(linear_predictor(self.Z, B, self.offset))
-        if self.censored:
-            ls, _ = censored_posterior(logp, self.Y)
-            val = -float(np.sum(self.m * ls))
-        else:
-            mask = self.Y != 0
-            val = -float(np.sum(self.Y[mask] * logp[mask]))
+        val = -loglik(logp, self.Y, self.censored)
         if self.decay:
             val += self.decay * float(np.sum(B * B))
         return val
 
     def hessian(self, B, P, sparse_output=False):
         """Hessian of the objective at ``B`` (``P`` its probabilities)."""
-        H = information_matrix(P[:, 1:], self.Z, self.m, decay=self.decay, sparse_output=sparse_output)
-        if self.censored:
-            _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), self.Y)
-            H = H - information_matrix(Q[:, 1:], self.Z, self.m, sparse_output=sparse_output)
-        return H
+        return observed_information(P, self.Z, self.Y, censored=self.censored, decay=self.decay,
+                                    sparse_output=sparse_output)
 
 
 # --------------------------------------------------------------------------- #

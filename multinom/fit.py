@@ -17,11 +17,10 @@ import scipy.sparse as sp
 from scipy.stats import norm
 
 from . import _predict
-from ._likelihood import censored_posterior, linear_predictor, log_softmax
+from ._likelihood import linear_predictor, log_softmax, loglik
 from .design import Design
 from .exceptions import DataError
-from .information import (_mirror_upper, arrow_inverse, check_memory, cholesky_inverse,
-                          information_matrix)
+from .information import _mirror_upper, arrow_inverse, check_memory, cholesky_inverse, observed_information
 
 __all__ = ["MultinomFit"]
 
@@ -116,14 +115,9 @@ class MultinomFit:
                                             else design.Z[:, np.flatnonzero(keep)], result.B,
                                             design.offset))
         self.censored = bool(censored)
-        if self.censored:  # sum_i w_i log sum_{k possible} p_ik; w_i = max_k Y_ik
-            ls, _ = censored_posterior(logp, design.Y)
-            self.loglik = float(np.sum(design.Y.max(axis=1) * ls))
-            self.nobs = float(Yr.max(axis=1).sum())
-        else:
-            mask = design.Y != 0
-            self.loglik = float(np.sum(design.Y[mask] * logp[mask]))
-            self.nobs = float(Yr.sum())
+        self.loglik = loglik(logp, design.Y, self.censored)
+        # censored rows count once (their weight), not once per possible class
+        self.nobs = float(Yr.max(axis=1).sum() if self.censored else Yr.sum())
         self.deviance = -2.0 * self.loglik
         self.penalty = self.decay * float(np.sum(B * B))
         self.edf = int(J * keep.sum())
@@ -178,15 +172,8 @@ class MultinomFit:
 
     def _unpenalised_information(self, Z, sparse_output: bool = False):
         """Information of the coefficients of model matrix ``Z`` at the fitted probabilities."""
-        d = self._design
-        P = self._result.P
-        w = self._row_weights()
-        H = information_matrix(P[:, 1:], Z, w, sparse_output=sparse_output)
-        if self.censored:
-            # observed information: I(p) - I(q), q the probabilities given the possible set
-            _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), d.Y)
-            H = H - information_matrix(Q[:, 1:], Z, w, sparse_output=sparse_output)
-        return H
+        return observed_information(self._result.P, Z, self._design.Y, censored=self.censored,
+                                    sparse_output=sparse_output)
 
     def _information_kept(self) -> np.ndarray:
         if "H" not in self._cache:

@@ -40,7 +40,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-__all__ = ["information_matrix", "information_nbytes", "cholesky_inverse", "arrow_inverse"]
+__all__ = ["information_matrix", "observed_information", "information_nbytes", "cholesky_inverse",
+           "arrow_inverse"]
 
 #: Extra memory allowed for a chunk of rows, in bytes, when the information
 #: matrix itself is smaller than this.
@@ -133,6 +134,25 @@ def information_matrix(probs, Z, row_totals, *, decay: float = 0.0, method: str 
             H = (H + 2.0 * decay * sp.identity(H.shape[0], format="csr")).tocsr()
         else:
             H[np.diag_indices_from(H)] += 2.0 * decay
+    return H
+
+
+def observed_information(P: np.ndarray, Z, Y: np.ndarray, *, censored: bool = False,
+                         decay: float = 0.0, sparse_output: bool = False):
+    """Observed information at fitted probabilities ``P`` (n, K) for counts ``Y``.
+
+    :func:`information_matrix` with the row totals of ``Y``; for censored
+    responses (nnet's ``censored``) the weights are ``max_k Y_ik`` and the
+    observed information is ``I(p) - I(q)``, ``q`` the probabilities given
+    the possible set (see :func:`multinom._likelihood.objective_censored`).
+    """
+    from ._likelihood import censored_posterior
+
+    w = Y.max(axis=1) if censored else Y.sum(axis=1)
+    H = information_matrix(P[:, 1:], Z, w, decay=decay, sparse_output=sparse_output)
+    if censored:
+        _, Q = censored_posterior(np.log(np.clip(P, 1e-300, None)), Y)
+        H = H - information_matrix(Q[:, 1:], Z, w, sparse_output=sparse_output)
     return H
 
 

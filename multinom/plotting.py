@@ -57,6 +57,20 @@ def _pyplot():
 # --------------------------------------------------------------------------- #
 # helpers
 # --------------------------------------------------------------------------- #
+def _levels_and_facets(data: pd.DataFrame, level_col: str, levels, colors, facet):
+    """The levels to draw (checked against ``pred``), their colours and the facet values."""
+    all_levels = _ordered_unique(data[level_col])
+    levels = all_levels if levels is None else list(levels)
+    unknown = [lev for lev in levels if lev not in all_levels]
+    if unknown:
+        raise ValueError(f"level(s) {unknown} are not in pred (levels: {all_levels})")
+    cmap = _colors_for(levels, all_levels, colors)
+    facet_values = _ordered_unique(data[facet]) if facet is not None else [None]
+    if not facet_values:
+        raise ValueError("pred has no rows to plot")
+    return levels, cmap, facet_values
+
+
 def _ordered_unique(s: pd.Series) -> list:
     """Values of ``s`` present: categorical order, sorted numbers/dates, else first appearance."""
     s = s.dropna()
@@ -393,24 +407,13 @@ def plot_frequencies(pred: pd.DataFrame, x: str = "date", facet: str | None = No
     data, value = _check_pred(pred, x, facet, level_col, value, bands)
     if yscale not in ("linear", "logit", "log"):
         raise ValueError(f"yscale must be 'linear', 'logit' or 'log', got {yscale!r}")
-    all_levels = _ordered_unique(data[level_col])
-    if levels is None:
-        levels = all_levels
-    else:
-        levels = list(levels)
-        unknown = [lev for lev in levels if lev not in all_levels]
-        if unknown:
-            raise ValueError(f"level(s) {unknown} are not in pred (levels: {all_levels})")
-    cmap = _colors_for(levels, all_levels, colors)
-    facet_values = _ordered_unique(data[facet]) if facet is not None else [None]
-    if not facet_values:
-        raise ValueError("pred has no rows to plot")
+    levels, cmap, facet_values = _levels_and_facets(data, level_col, levels, colors, facet)
     kind = _x_kind(data[x])
     xcats = _ordered_unique(data[x]) if kind == "categorical" else None
 
     obs = None
     if observed is not None:
-        obs_levels = [lev for lev in all_levels]
+        obs_levels = _ordered_unique(data[level_col])  # observed shares use every level
         obs = _observed_frequencies(observed, x, facet, obs_levels, observed_level, observed_count)
         if kind == "date":
             obs[x] = pd.to_datetime(obs[x])
@@ -528,15 +531,7 @@ def plot_muller(pred: pd.DataFrame, x: str = "date", facet: str | None = None, *
     _pyplot()
     value = value or "prob"
     data, value = _check_pred(pred, x, facet, level_col, value, need_bands=False)
-    all_levels = _ordered_unique(data[level_col])
-    levels = all_levels if levels is None else list(levels)
-    unknown = [lev for lev in levels if lev not in all_levels]
-    if unknown:
-        raise ValueError(f"level(s) {unknown} are not in pred (levels: {all_levels})")
-    cmap = _colors_for(levels, all_levels, colors)
-    facet_values = _ordered_unique(data[facet]) if facet is not None else [None]
-    if not facet_values:
-        raise ValueError("pred has no rows to plot")
+    levels, cmap, facet_values = _levels_and_facets(data, level_col, levels, colors, facet)
     kind = _x_kind(data[x])
     fig, axes, nrows, ncols = _make_figure(len(facet_values), ncols, panel_size, figsize,
                                            legend_width=1.6 if legend else 0.0)
